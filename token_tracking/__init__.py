@@ -12,18 +12,25 @@ a daily JSON ledger::
 """
 
 from ._context import current_context, tracking_context
+from ._instrument import instrument, track, uninstrument
 from ._pricing import Price, PriceBook
 from ._tracker import TokenTracker
+from ._transport import AsyncTrackingTransport, TrackingTransport
 from ._usage import Usage
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncTrackingTransport",
     "Price",
     "PriceBook",
     "TokenTracker",
+    "TrackingTransport",
     "Usage",
     "__version__",
     "current_context",
+    "instrument",
+    "track",
     "tracking_context",
+    "uninstrument",
 ]

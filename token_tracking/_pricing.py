@@ -132,6 +132,10 @@ class PriceBook:
         key = _key(model)
         return _key(self._deployments.get(key, key))
 
+    def model_for_deployment(self, name: str) -> str | None:
+        """The model behind an Azure deployment of the ``deployments`` map."""
+        return self._deployments.get(_key(name))
+
     def lookup(self, model: str) -> tuple[str, Price] | None:
         """``(matched model name, price)``, or None for an unknown model."""
         try:

@@ -142,6 +142,11 @@ class TokenTracker:
         """Record a call already parsed; ``usage=None`` marks a call whose
         response carried no usage (a stream without ``include_usage``)."""
         now = self._clock()
+        deployed = self.prices.model_for_deployment(model) if model else None
+        if deployed is not None:
+            # Azure's Responses API names the deployment, not the model.
+            extra = {"deployment": model, **(extra or {})}
+            model = deployed
         record = self._build(now, context, model, usage)
         if extra:
             record.update((k, v) for k, v in extra.items() if k not in record)
