@@ -75,6 +75,9 @@ class _Core:
     _tee: type[Any]
     next_transport: Any
 
+    def _default_transport(self) -> Any:
+        raise NotImplementedError
+
     def __init__(
         self,
         transport: Any = None,
@@ -82,7 +85,9 @@ class _Core:
         tracker: TokenTracker | None = None,
         include_usage: bool = False,
     ) -> None:
-        self.next_transport = transport
+        self.next_transport = (
+            self._default_transport() if transport is None else transport
+        )
         self.tracker = tracker
         self.include_usage = include_usage
 
@@ -127,6 +132,9 @@ class _Core:
 
 
 class _SyncCore(_Core):
+    def _default_transport(self) -> Any:
+        return httpx2.HTTPTransport(limits=_sdk_limits())
+
     def handle_request(self, request: Any) -> Any:
         found = self._plan(request)
         response = self.next_transport.handle_request(request)
@@ -137,6 +145,9 @@ class _SyncCore(_Core):
 
 
 class _AsyncCore(_Core):
+    def _default_transport(self) -> Any:
+        return httpx2.AsyncHTTPTransport(limits=_sdk_limits())
+
     async def handle_async_request(self, request: Any) -> Any:
         found = self._plan(request)
         response = await self.next_transport.handle_async_request(request)
@@ -174,15 +185,11 @@ class TrackingTransport:
         tracker: TokenTracker | None = None,
         include_usage: bool = False,
     ) -> TrackingTransport:
-        if cls is not TrackingTransport:
-            return super().__new__(cls)
-        if transport is None:
-            transport = httpx2.HTTPTransport(limits=_sdk_limits())
-        impl = _flavour(transport).TrackingTransport
-        instance: TrackingTransport = impl(
-            transport, tracker=tracker, include_usage=include_usage
-        )
-        return instance
+        chosen = cls
+        if cls is TrackingTransport:
+            chosen = _flavour(transport).TrackingTransport
+        # Python then runs the chosen class's __init__ with the same arguments.
+        return super().__new__(chosen)
 
 
 class AsyncTrackingTransport:
@@ -199,15 +206,10 @@ class AsyncTrackingTransport:
         tracker: TokenTracker | None = None,
         include_usage: bool = False,
     ) -> AsyncTrackingTransport:
-        if cls is not AsyncTrackingTransport:
-            return super().__new__(cls)
-        if transport is None:
-            transport = httpx2.AsyncHTTPTransport(limits=_sdk_limits())
-        impl = _flavour(transport).AsyncTrackingTransport
-        instance: AsyncTrackingTransport = impl(
-            transport, tracker=tracker, include_usage=include_usage
-        )
-        return instance
+        chosen = cls
+        if cls is AsyncTrackingTransport:
+            chosen = _flavour(transport).AsyncTrackingTransport
+        return super().__new__(chosen)
 
 
 class _Httpx2SyncTee(_SyncTee, httpx2.SyncByteStream):
@@ -234,8 +236,10 @@ class _Httpx2Flavour:
 
 
 def _flavour(transport: Any) -> Any:
-    """The module of classes that match ``transport``'s flavour."""
-    if isinstance(transport, httpx2.BaseTransport | httpx2.AsyncBaseTransport):
+    """The module of classes that match ``transport``'s flavour; httpx2,
+    what openai 3.x uses, when there is no transport yet."""
+    native = httpx2.BaseTransport | httpx2.AsyncBaseTransport
+    if transport is None or isinstance(transport, native):
         return _Httpx2Flavour
     legacy = sys.modules.get("httpx")
     if legacy is not None and isinstance(
