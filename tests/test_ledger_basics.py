@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,6 @@ from openai.types.responses import ResponseUsage
 
 from token_tracking import TokenTracker
 from token_tracking._ledger import read_day
-
-from .conftest import Clock
 
 STANDARD_KEYS = [
     "timestamp",
@@ -116,7 +115,9 @@ def test_fifteen_calls_of_the_brief_sum_exactly(tracker: TokenTracker) -> None:
     assert summary["total_cost_usd"] == 0.00135
 
 
-def test_cost_total_has_no_float_drift(tmp_path: Path, clock: Clock) -> None:
+def test_cost_total_has_no_float_drift(
+    tmp_path: Path, clock: Callable[[], datetime]
+) -> None:
     prices = {"m": {"input": 0.1, "output": 0}}
     with TokenTracker(tmp_path, prices=prices, clock=clock) as tracker:
         for _ in range(3):

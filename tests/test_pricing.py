@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from token_tracking import Price, PriceBook, TokenTracker, Usage
-
-from .conftest import Clock
 
 MILLION = Usage(input_tokens=1_000_000, output_tokens=1_000_000, total_tokens=2_000_000)
 
@@ -78,7 +78,7 @@ def test_prices_file_json_and_toml(
 
 
 def test_tracker_takes_prices_from_code_and_file(
-    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prices = tmp_path / "prices.json"
     prices.write_text('{"prices": {"house-model": {"input": 10, "output": 20}}}')
@@ -115,7 +115,7 @@ def test_bad_prices_file_says_what_is_wrong(
 
 
 def test_missing_prices_file_is_named_in_the_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="nowhere.json"):
+    with pytest.raises(ValueError, match=r"nowhere\.json"):
         PriceBook(prices_file=tmp_path / "nowhere.json")
 
 
