@@ -66,8 +66,8 @@ def _outcome(client: OpenAI, stream: bool) -> tuple[Any, ...]:
             model="gpt-4o-mini", messages=messages, stream=stream
         )
         if stream:
-            return ("ok", [chunk.model_dump() for chunk in result])
-        return ("ok", result.model_dump())
+            return ("ok", [chunk.model_dump(warnings=False) for chunk in result])
+        return ("ok", result.model_dump(warnings=False))
     except Exception as exc:
         return ("raised", type(exc), str(exc))
 

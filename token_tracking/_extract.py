@@ -26,25 +26,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
-from token_tracking._decode import Decoder, make_decoder
-from token_tracking._usage import Usage
+from ._decode import Decoder, make_decoder
+from ._fields import Fields, describe, name
+from ._sse import EventStream
+from ._usage import Usage
 
 __all__ = ["BodyObserver", "Observation"]
 
 _BODY_CAP = 16 * 1024 * 1024
 _HEAD_SIZE = 4 * 1024
 _TAIL_SIZE = 64 * 1024
-_LINE_CAP = 4 * 1024 * 1024
-_REASON_CAP = 200
-
-_LF, _CR = 0x0A, 0x0D
-_TERMINAL_EVENTS = frozenset(
-    (b"response.completed", b"response.incomplete", b"response.failed")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +75,7 @@ class BodyObserver:
     __slots__ = ("_decoder", "_encoding", "_fields", "_reader", "_result", "_streamed")
 
     def __init__(self, content_type: str | None, content_encoding: str | None) -> None:
-        self._fields = _Fields()
+        self._fields = Fields()
         self._result: Observation | None = None
         self._encoding = content_encoding
         self._decoder: Decoder | None = None
@@ -89,7 +84,7 @@ class BodyObserver:
         try:
             self._start(content_type, content_encoding)
         except Exception as exc:  # the caller's response must not fail with us
-            self._stop(f"cannot start reading: {_describe(exc)}")
+            self._stop(f"cannot start reading: {describe(exc)}")
 
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk of the body, exactly as received."""
@@ -99,12 +94,12 @@ class BodyObserver:
         try:
             data = decoder.decode(chunk)
         except Exception as exc:  # the caller's response must not fail with us
-            self._stop(f"cannot decode {self._encoding!r} body: {_describe(exc)}")
+            self._stop(f"cannot decode {self._encoding!r} body: {describe(exc)}")
             return
         try:
             reader.feed(data)
         except Exception as exc:
-            self._stop(f"cannot read body: {_describe(exc)}")
+            self._stop(f"cannot read body: {describe(exc)}")
 
     def finish(self) -> Observation:
         """Say what the body held; call once the body has ended or was closed.
@@ -127,7 +122,7 @@ class BodyObserver:
         media_type = (content_type or "").partition(";")[0].strip().lower()
         self._streamed = media_type == "text/event-stream"
         if self._streamed:
-            self._reader = _EventStream(self._fields)
+            self._reader = EventStream(self._fields)
         elif media_type == "application/json" or media_type.endswith("+json"):
             self._reader = _JsonBody(self._fields)
         else:
@@ -145,58 +140,18 @@ class BodyObserver:
         try:
             data = decoder.flush()
         except Exception as exc:
-            self._stop(f"cannot decode {self._encoding!r} body: {_describe(exc)}")
+            self._stop(f"cannot decode {self._encoding!r} body: {describe(exc)}")
             return
         try:
             reader.feed(data)
             reader.finish()
         except Exception as exc:
-            self._stop(f"cannot read body: {_describe(exc)}")
+            self._stop(f"cannot read body: {describe(exc)}")
 
     def _stop(self, reason: str) -> None:
         # Drop whatever was kept so that a failed body holds no memory.
         self._fields.fail(reason)
         self._reader = None
-
-
-class _Fields:
-    """The values found so far; the first model and id win, the last usage."""
-
-    __slots__ = ("error", "model", "response_id", "usage")
-
-    def __init__(self) -> None:
-        self.model: str | None = None
-        self.response_id: str | None = None
-        self.usage: Usage | None = None
-        self.error: str | None = None
-
-    def take(self, source: dict[str, Any]) -> None:
-        if self.model is None:
-            self.model = _name(source.get("model"))
-        if self.response_id is None:
-            self.response_id = _name(source.get("id"))
-        usage = source.get("usage")
-        if usage is None:
-            return
-        try:
-            self.usage = Usage.parse(usage)
-        except (TypeError, ValueError) as exc:
-            self.fail(f"bad usage: {exc}")
-
-    def fail(self, reason: str) -> None:
-        # The first failure is usually the cause of any that follow.
-        if self.error is None:
-            self.error = reason[:_REASON_CAP]
-
-
-def _name(value: object) -> str | None:
-    # Azure's first stream chunk and its content-filter annotations carry
-    # "model": "" and "id": ""; an empty name is no name.
-    return value if isinstance(value, str) and value else None
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 class _Reader(Protocol):
@@ -215,7 +170,7 @@ class _JsonBody:
 
     __slots__ = ("_chunks", "_fields", "_head", "_size", "_tail")
 
-    def __init__(self, fields: _Fields) -> None:
+    def __init__(self, fields: Fields) -> None:
         self._fields = fields
         self._chunks: list[bytes] = []
         self._size = 0
@@ -269,7 +224,7 @@ _USAGE_OBJECT = re.compile(r'"usage"\s*:\s*(?=\{)')
 _JSON = json.JSONDecoder()
 
 
-def _salvage(head: bytes, tail: bytes, fields: _Fields) -> None:
+def _salvage(head: bytes, tail: bytes, fields: Fields) -> None:
     """Pick model, id and usage out of the two ends of an over-long document.
 
     This is a fallback, right for the shapes the API returns rather than for
@@ -283,8 +238,8 @@ def _salvage(head: bytes, tail: bytes, fields: _Fields) -> None:
     head_text = head.decode("utf-8", "replace")
     tail_text = tail.decode("utf-8", "replace")
     top = _top_level_strings(head_text)
-    fields.model = _name(top.get("model") or _last_string(tail_text, "model"))
-    fields.response_id = _name(top.get("id") or _last_string(tail_text, "id"))
+    fields.model = name(top.get("model") or _last_string(tail_text, "model"))
+    fields.response_id = name(top.get("id") or _last_string(tail_text, "id"))
     usage = _last_usage(tail_text)
     if usage is not None:
         fields.take({"usage": usage})
@@ -329,152 +284,3 @@ def _last_usage(text: str) -> object:
         except ValueError:
             continue
     return None
-
-
-class _EventStream:
-    """Server-sent events, read line by line as the chunks arrive.
-
-    Lines end with LF, CRLF or a lone CR, and a chunk may end anywhere, even
-    between CR and LF or inside a multi-byte character (lines stay bytes
-    until a JSON payload is parsed whole). Comments, ``id:`` and ``retry:``
-    lines carry nothing we need and are skipped. A line or event longer than
-    ``_LINE_CAP`` is dropped and reported rather than buffered.
-    """
-
-    __slots__ = (
-        "_after_cr",
-        "_data",
-        "_data_size",
-        "_dropping",
-        "_event",
-        "_fields",
-        "_line",
-        "_line_size",
-    )
-
-    def __init__(self, fields: _Fields) -> None:
-        self._fields = fields
-        self._line: list[bytes] = []
-        self._line_size = 0
-        self._dropping = False
-        self._after_cr = False
-        self._event = b""
-        # The event's data lines, "data:" prefix included until it is parsed.
-        self._data: list[bytes] = []
-        self._data_size = 0
-
-    def feed(self, data: bytes) -> None:
-        if self._after_cr and data:
-            # The previous chunk ended with CR; a LF here finishes that line.
-            self._after_cr = False
-            if data[0] == _LF:
-                data = data[1:]
-        if not data:
-            return
-
-        # bytes.splitlines breaks at LF, CRLF and CR alone, and nothing else.
-        lines = data.splitlines()
-        last = data[-1]
-        self._after_cr = last == _CR
-        rest = b"" if last in (_LF, _CR) else lines.pop()
-        if lines and (self._line or self._dropping):
-            self._complete_first(lines)
-        for line in lines:
-            if line.startswith(b"data:"):
-                self._data.append(line)
-                self._data_size += len(line)
-                if self._data_size > _LINE_CAP:
-                    self._drop_event()
-            elif line:
-                self._take_field(line)
-            elif self._data:
-                self._dispatch()
-            else:
-                self._event = b""
-        if rest:
-            self._hold(rest)
-
-    def finish(self) -> None:
-        # A body cut short loses its last blank line; an event that is whole
-        # but unterminated still counts, as its tokens were spent.
-        if self._line and not self._dropping:
-            self.feed(b"\n")
-        self._line = []
-        if self._data:
-            self._dispatch()
-
-    def _complete_first(self, lines: list[bytes]) -> None:
-        if self._dropping:
-            self._dropping = False
-            del lines[0]
-        else:
-            self._line.append(lines[0])
-            lines[0] = b"".join(self._line)
-            self._line = []
-            self._line_size = 0
-
-    def _hold(self, piece: bytes) -> None:
-        if self._dropping:
-            return
-        self._line.append(piece)
-        self._line_size += len(piece)
-        if self._line_size > _LINE_CAP:
-            self._line = []
-            self._line_size = 0
-            self._dropping = True
-            self._fields.fail("event stream line over 4 MiB; skipped")
-
-    def _drop_event(self) -> None:
-        self._data = []
-        self._data_size = 0
-        self._fields.fail("event stream event over 4 MiB; skipped")
-
-    def _take_field(self, line: bytes) -> None:
-        if line.startswith(b"event:"):
-            self._event = line[7:] if line.startswith(b"event: ") else line[6:]
-        elif line == b"data":
-            self._data.append(b"data:")
-
-    def _dispatch(self) -> None:
-        lines, event = self._data, self._event
-        self._data, self._data_size, self._event = [], 0, b""
-        fields = self._fields
-        # Parsing every chunk would cost more than all the rest of the work.
-        # Once model and id are known, only Responses terminal events and
-        # chunks whose "usage" is not null can change the outcome; the bytes
-        # test cannot miss a real "usage" key, because inside a JSON string
-        # its quotes would be escaped.
-        if (
-            fields.model is not None
-            and fields.response_id is not None
-            and event not in _TERMINAL_EVENTS
-            and not _has_usage(lines[0] if len(lines) == 1 else b"".join(lines))
-        ):
-            return
-
-        payload = b"\n".join(
-            line[6:] if line.startswith(b"data: ") else line[5:] for line in lines
-        )
-        if payload and payload != b"[DONE]":
-            self._parse(payload)
-
-    def _parse(self, payload: bytes) -> None:
-        try:
-            document = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            self._fields.fail("invalid JSON in event stream")
-            return
-        if not isinstance(document, dict):
-            return
-        response = document.get("response")
-        self._fields.take(response if isinstance(response, dict) else document)
-
-
-def _has_usage(line: bytes) -> bool:
-    # Searched from the end, where chat chunks keep their "usage".
-    at = line.rfind(b'"usage"')
-    while at != -1:
-        if not line.startswith((b":null", b": null"), at + 7):
-            return True
-        at = line.rfind(b'"usage"', 0, at)
-    return False
