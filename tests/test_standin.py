@@ -173,9 +173,9 @@ def test_chunks_are_spaced_by_chunk_delay() -> None:
                 pass
         total = time.monotonic() - started
 
-    # Eleven gaps between twelve events.
-    assert total >= 0.1
-    assert first < total / 2
+    # Eleven gaps of 10 ms between twelve events: the first one cannot have
+    # waited for the rest, however slow the machine is.
+    assert total - first >= 0.1
 
 
 def test_azure_responses_echo_the_deployment(server: StandInServer) -> None:
