@@ -202,6 +202,11 @@ class Ledger:
             entry = self._open_journal(day)
         written = os.write(entry[0], data)
         if written != len(data):
+            # A full disk can take part of a line. The next record appended
+            # after it would share its line and be skipped with it as damaged,
+            # so this journal is sealed, torn end and all, and the next record
+            # starts a new one. The caller keeps the record that failed.
+            self.seal(day)
             raise OSError(f"short write to journal {entry[1].name}")
 
     def _open_journal(self, day: date) -> tuple[int, Path]:

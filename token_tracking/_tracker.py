@@ -82,11 +82,20 @@ class TokenTracker:
         self.max_held = max_held
         self._clock = clock or ((lambda: datetime.now(UTC)) if utc else datetime.now)
         self.dropped = 0
+        self._start()
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            logger.error("cannot create log_dir %s: %s", self.log_dir, exc)
-        self._start()
+            # Marked failing, so that the calls that cannot be journaled now
+            # add no second ERROR, and recovery is reported.
+            self._failing = True
+            logger.error(
+                "cannot create log_dir %s (%s); keeping up to %s records in "
+                "memory until writing works again",
+                self.log_dir,
+                exc,
+                self.max_held,
+            )
         _live.add(self)
         threading.Thread(target=self.prices.warm, daemon=True).start()
 
@@ -151,6 +160,14 @@ class TokenTracker:
         if extra:
             record.update((k, v) for k, v in extra.items() if k not in record)
         self._journal(now.date(), record)
+        logger.debug(
+            "recorded %s: model %s, %s input and %s output tokens, cost %s",
+            record["id"],
+            model,
+            record["input_tokens"],
+            record["output_tokens"],
+            record["cost_usd"],
+        )
         return record
 
     def _build(
