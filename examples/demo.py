@@ -49,9 +49,7 @@ def azure_credentials() -> Iterator[tuple[str, str]]:
         yield endpoint, key
         return
     with StandInServer(chunk_delay=0.01) as server:
-        print(
-            f"No Azure credentials set: using the local stand-in at {server.azure_endpoint}"
-        )
+        print(f"No Azure credentials: using a stand-in at {server.azure_endpoint}")
         yield server.azure_endpoint, "stand-in-key"
 
 
