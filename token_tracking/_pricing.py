@@ -155,9 +155,10 @@ class PriceBook:
         return None if found is None else found[1].cost(usage)
 
     def warm(self) -> None:
-        """Load the catalogue now, so that the first call does not wait for it."""
+        """Start loading the catalogue in the background, so that the first
+        call does not wait for it."""
         if self._catalogue:
-            _catalogue_price("gpt-4o-mini")
+            warm_catalogue()
 
     def _find(self, name: str) -> tuple[str, Price] | None:
         undated = _DATE_SUFFIX.sub("", name)
@@ -181,6 +182,20 @@ def _key(name: str) -> str:
 
 
 _catalogue_lock = threading.Lock()
+_warming: list[threading.Thread] = []
+_warming_lock = threading.Lock()
+
+
+def warm_catalogue() -> None:
+    """Import the catalogue on a daemon thread, once per process."""
+    with _warming_lock:
+        if _warming:
+            return
+        thread = threading.Thread(
+            target=_catalogue_price, args=("gpt-4o-mini",), daemon=True
+        )
+        _warming.append(thread)
+    thread.start()
 
 
 def _catalogue_price(name: str) -> tuple[str, Price] | None:

@@ -97,7 +97,7 @@ class TokenTracker:
                 self.max_held,
             )
         _live.add(self)
-        threading.Thread(target=self.prices.warm, daemon=True).start()
+        self.prices.warm()
 
     def _start(self) -> None:
         writer = f"{os.getpid():x}-{secrets.token_hex(4)}"

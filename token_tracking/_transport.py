@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 
 from ._observe import Plan, Tap, add_include_usage, log_failure, plan
+from ._pricing import warm_catalogue
 from ._tracker import TokenTracker
 
 __all__ = ["AsyncTrackingTransport", "TrackingTransport"]
@@ -90,6 +91,8 @@ class _Core:
         )
         self.tracker = tracker
         self.include_usage = include_usage
+        # Pricing the first call must not wait for the catalogue to import.
+        warm_catalogue()
 
     def _plan(self, request: Any) -> Plan | None:
         try:
