@@ -1,0 +1,92 @@
+"""Concurrent labelled chat calls through a tracked ``AsyncAzureOpenAI``.
+
+Each step runs in its own task under its own ``tracking_context``: the label
+travels with the task, so concurrent steps never borrow each other's. The
+day's totals are printed at the end.
+
+With ``AZURE_OPENAI_ENDPOINT`` and ``AZURE_OPENAI_API_KEY`` set it calls your
+Azure OpenAI resource (deployment ``AZURE_OPENAI_DEPLOYMENT``, default
+``gpt-4o-mini``); otherwise a local stand-in on 127.0.0.1 answers. Records go
+to ``$TOKEN_TRACKING_DIR``, or ``./logs/trace_token_openai``::
+
+    python examples/async_chat.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+
+from openai import AsyncAzureOpenAI, DefaultAsyncHttpxClient
+
+from token_tracking import TokenTracker, track, tracking_context
+from token_tracking.testing import StandInServer
+
+API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2024-10-21")
+DEPLOYMENT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
+DRUG = "Ludox 200mg"
+QUESTIONS = [
+    f"What is {DRUG} used for?",
+    f"What are the side effects of {DRUG}?",
+    f"Which medicines interact with {DRUG}?",
+]
+
+
+@contextlib.contextmanager
+def azure_credentials() -> Iterator[tuple[str, str]]:
+    """Your endpoint and key, or those of a stand-in that lives for the block."""
+    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
+    key = os.environ.get("AZURE_OPENAI_API_KEY")
+    if endpoint and key:
+        yield endpoint, key
+        return
+    with StandInServer() as server:
+        print(f"No Azure credentials set: using a stand-in at {server.azure_endpoint}")
+        yield server.azure_endpoint, "stand-in-key"
+
+
+async def search(endpoint: str, key: str, tracker: TokenTracker) -> list[str]:
+    """Ask every question at once, one labelled step per question."""
+    client = AsyncAzureOpenAI(
+        azure_endpoint=endpoint,
+        api_key=key,
+        api_version=API_VERSION,
+        http_client=track(DefaultAsyncHttpxClient(), tracker=tracker),
+    )
+
+    async def step(number: int, question: str) -> str:
+        with tracking_context(f"Search Agent - {DRUG} (Step {number})"):
+            completion = await client.chat.completions.create(
+                model=DEPLOYMENT, messages=[{"role": "user", "content": question}]
+            )
+        return completion.choices[0].message.content or ""
+
+    async with client:
+        return await asyncio.gather(
+            *(step(n, q) for n, q in enumerate(QUESTIONS, start=1))
+        )
+
+
+def print_summary(tracker: TokenTracker) -> None:
+    summary = tracker.summary()
+    print(
+        f"Today: {summary['total_calls']} calls, "
+        f"{summary['total_input_tokens']} input and "
+        f"{summary['total_output_tokens']} output tokens, "
+        f"${summary['total_cost_usd']:.6f} (ledger in {tracker.log_dir})"
+    )
+
+
+def main(tracker: TokenTracker | None = None) -> None:
+    tracker = tracker or TokenTracker.default()
+    with azure_credentials() as (endpoint, key):
+        for answer in asyncio.run(search(endpoint, key, tracker)):
+            print(answer)
+
+    print_summary(tracker)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Two labelled chat calls through a tracked ``AzureOpenAI``, then the day's totals.
+
+With ``AZURE_OPENAI_ENDPOINT`` and ``AZURE_OPENAI_API_KEY`` set it calls your
+Azure OpenAI resource (deployment ``AZURE_OPENAI_DEPLOYMENT``, default
+``gpt-4o-mini``); otherwise a local stand-in on 127.0.0.1 answers. Records go
+to ``$TOKEN_TRACKING_DIR``, or ``./logs/trace_token_openai``::
+
+    python examples/sync_chat.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from openai import AzureOpenAI, DefaultHttpxClient
+
+from token_tracking import TokenTracker, track, tracking_context
+from token_tracking.testing import StandInServer
+
+API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2024-10-21")
+DEPLOYMENT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
+DRUG = "Ludox 200mg"
+
+
+@contextlib.contextmanager
+def azure_credentials() -> Iterator[tuple[str, str]]:
+    """Your endpoint and key, or those of a stand-in that lives for the block."""
+    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
+    key = os.environ.get("AZURE_OPENAI_API_KEY")
+    if endpoint and key:
+        yield endpoint, key
+        return
+    with StandInServer() as server:
+        print(f"No Azure credentials set: using a stand-in at {server.azure_endpoint}")
+        yield server.azure_endpoint, "stand-in-key"
+
+
+def ask(client: AzureOpenAI, question: str) -> str:
+    completion = client.chat.completions.create(
+        model=DEPLOYMENT, messages=[{"role": "user", "content": question}]
+    )
+    return completion.choices[0].message.content or ""
+
+
+def print_summary(tracker: TokenTracker) -> None:
+    summary = tracker.summary()
+    print(
+        f"Today: {summary['total_calls']} calls, "
+        f"{summary['total_input_tokens']} input and "
+        f"{summary['total_output_tokens']} output tokens, "
+        f"${summary['total_cost_usd']:.6f} (ledger in {tracker.log_dir})"
+    )
+
+
+def main(tracker: TokenTracker | None = None) -> None:
+    tracker = tracker or TokenTracker.default()
+    with azure_credentials() as (endpoint, key):
+        client = AzureOpenAI(
+            azure_endpoint=endpoint,
+            api_key=key,
+            api_version=API_VERSION,
+            http_client=track(DefaultHttpxClient(), tracker=tracker),
+        )
+        with client:
+            with tracking_context(f"Search Agent - {DRUG} (Step 1)"):
+                print(ask(client, f"What is {DRUG} used for?"))
+            with tracking_context(f"Search Agent - {DRUG} (Step 2)"):
+                print(ask(client, f"What are the side effects of {DRUG}?"))
+
+    print_summary(tracker)
+
+
+if __name__ == "__main__":
+    main()
