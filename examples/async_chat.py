@@ -69,23 +69,13 @@ async def search(endpoint: str, key: str, tracker: TokenTracker) -> list[str]:
         )
 
 
-def print_summary(tracker: TokenTracker) -> None:
-    summary = tracker.summary()
-    print(
-        f"Today: {summary['total_calls']} calls, "
-        f"{summary['total_input_tokens']} input and "
-        f"{summary['total_output_tokens']} output tokens, "
-        f"${summary['total_cost_usd']:.6f} (ledger in {tracker.log_dir})"
-    )
-
-
 def main(tracker: TokenTracker | None = None) -> None:
     tracker = tracker or TokenTracker.default()
     with azure_credentials() as (endpoint, key):
         for answer in asyncio.run(search(endpoint, key, tracker)):
             print(answer)
 
-    print_summary(tracker)
+    print(tracker.report())
 
 
 if __name__ == "__main__":

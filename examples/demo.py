@@ -28,7 +28,6 @@ from openai import (
 )
 
 from token_tracking import TokenTracker, track, tracking_context
-from token_tracking._cli import main as show_ledger
 from token_tracking.testing import StandInServer
 
 API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2025-03-01-preview")
@@ -110,8 +109,8 @@ def main() -> None:
         with client:
             search_steps(client, tracker)
         asyncio.run(async_steps(endpoint, key, tracker))
-    print()
-    show_ledger(["--dir", str(log_dir)])
+        print()
+        print(tracker.report())
 
 
 if __name__ == "__main__":

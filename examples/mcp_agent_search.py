@@ -212,13 +212,7 @@ def main(tracker: TokenTracker | None = None) -> None:
     with openai_base_url() as (base_url, key):
         asyncio.run(both_ways(agent_settings(base_url, key), tracker))
 
-    summary = tracker.summary()
-    print(
-        f"Today: {summary['total_calls']} calls, "
-        f"{summary['total_input_tokens']} input and "
-        f"{summary['total_output_tokens']} output tokens, "
-        f"${summary['total_cost_usd']:.6f} (ledger in {tracker.log_dir})"
-    )
+    print(tracker.report())
 
 
 if __name__ == "__main__":

@@ -44,16 +44,6 @@ def ask(client: AzureOpenAI, question: str) -> str:
     return completion.choices[0].message.content or ""
 
 
-def print_summary(tracker: TokenTracker) -> None:
-    summary = tracker.summary()
-    print(
-        f"Today: {summary['total_calls']} calls, "
-        f"{summary['total_input_tokens']} input and "
-        f"{summary['total_output_tokens']} output tokens, "
-        f"${summary['total_cost_usd']:.6f} (ledger in {tracker.log_dir})"
-    )
-
-
 def main(tracker: TokenTracker | None = None) -> None:
     tracker = tracker or TokenTracker.default()
     with azure_credentials() as (endpoint, key):
@@ -69,7 +59,7 @@ def main(tracker: TokenTracker | None = None) -> None:
             with tracking_context(f"Search Agent - {DRUG} (Step 2)"):
                 print(ask(client, f"What are the side effects of {DRUG}?"))
 
-    print_summary(tracker)
+    print(tracker.report())
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def test_sync_chat_records_each_step(
     assert ledger["summary"]["total_input_tokens"] == sum(
         d["input_tokens"] for d in details
     )
-    assert "Today: 2 calls" in capsys.readouterr().out
+    assert ": 2 calls," in capsys.readouterr().out
 
 
 def test_async_chat_keeps_each_concurrent_step_under_its_label(
@@ -98,7 +98,7 @@ def test_async_chat_keeps_each_concurrent_step_under_its_label(
     assert {d["context"]: d["input_tokens"] for d in details} == asked
     assert len(details) == 3
     assert_priced(details)
-    assert "Today: 3 calls" in capsys.readouterr().out
+    assert ": 3 calls," in capsys.readouterr().out
 
 
 def test_fastapi_app_labels_every_step_on_one_client(

@@ -150,4 +150,4 @@ def test_main_runs_both_ways_against_a_stand_in(
         "Search Agent - Amoxicillin 500mg (Step 1)",
         "Search Agent - Amoxicillin 500mg (Step 2)",
     ]
-    assert "Today: 4 calls" in capsys.readouterr().out
+    assert ": 4 calls," in capsys.readouterr().out

@@ -73,3 +73,16 @@ def test_cli_rejects_a_bad_date(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "is not DD-MM-YYYY" in result.stderr
+
+
+def test_report_lists_each_context_and_model(tmp_path: Path) -> None:
+    with token_tracking.TokenTracker(tmp_path) as tracker:
+        for context in ("Step 1", "Step 2", "Step 2"):
+            tracker.log_usage(
+                context, "gpt-4o-mini", {"prompt_tokens": 500, "completion_tokens": 100}
+            )
+        report = tracker.report()
+    lines = report.splitlines()
+    assert lines[0].endswith("3 calls, 1500 input and 300 output tokens, $0.00040500")
+    assert any(line.split()[:4] == ["2", "1000", "200", "0.00027000"] for line in lines)
+    assert lines[-1].startswith("file: ") and lines[-1].endswith("_total_tokens.json")

@@ -20,6 +20,7 @@ import orjson
 
 from ._ledger import Ledger, read_day, round_cost
 from ._pricing import PriceBook
+from ._report import format_report
 from ._usage import Usage
 
 __all__ = ["TokenTracker"]
@@ -275,6 +276,11 @@ class TokenTracker:
         """The ``summary`` of a day (today by default), journals included."""
         summary: dict[str, Any] = self.read(day)["summary"]
         return summary
+
+    def report(self, day: date | None = None) -> str:
+        """A day's ledger (today by default) as text: totals, then calls,
+        tokens and cost per context and model, and the file's path."""
+        return format_report(self.read(day), self.log_dir)
 
     def read(self, day: date | None = None) -> dict[str, Any]:
         """A day's whole ledger (today by default), journals included."""
