@@ -227,7 +227,7 @@ def disk_full(monkeypatch: pytest.MonkeyPatch, *, partly: bool = False) -> None:
             return os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    def write_durably(path: Path, data: bytes) -> None:
+    def write_durably(path: Path, pieces: list[bytes | bytearray]) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     full = types.SimpleNamespace(**{**vars(os), "write": write})

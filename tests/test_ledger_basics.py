@@ -13,7 +13,7 @@ import pytest
 from openai.types import CompletionUsage
 from openai.types.responses import ResponseUsage
 
-from token_tracking import TokenTracker
+from token_tracking import TokenTracker, _document
 from token_tracking._ledger import read_day
 
 STANDARD_KEYS = [
@@ -296,3 +296,56 @@ def test_default_tracker_reads_its_folder_from_the_environment(
         assert default.log_dir.is_dir()
     finally:
         default.close()
+
+
+def test_one_record_a_line_and_growth_by_another_writer_is_read_incrementally(
+    tmp_path: Path, clock: Callable[[], datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grown: list[bool] = []
+    original = _document._grown
+
+    def spy(raw: bytes, known: _document.Day) -> _document.Day | None:
+        result = original(raw, known)
+        grown.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_document, "_grown", spy)
+    usage = {"prompt_tokens": 500, "completion_tokens": 100}
+    with (
+        TokenTracker(tmp_path, clock=clock) as first,
+        TokenTracker(tmp_path, clock=clock) as second,
+    ):
+        for tracker in (first, second, first, second, first):
+            tracker.log_usage(repr(tracker), "gpt-4o-mini", usage)
+            tracker.flush()
+        # Each writer found the file grown by the other one's lines.
+        assert grown == [True, True, True]
+    path = tmp_path / "12_01_2026_total_tokens.json"
+    lines = path.read_text().splitlines()
+    details = lines[lines.index('  "details": [') + 1 : -2]
+    assert len(details) == 5
+    assert all(orjson.loads(line.rstrip(",")) for line in details)
+    document = orjson.loads(path.read_bytes())
+    assert document["summary"]["total_calls"] == 5
+    assert document["summary"]["total_cost_usd"] == 0.000675
+
+
+def test_a_file_in_another_layout_is_read_whole_and_rewritten(
+    tracker: TokenTracker,
+) -> None:
+    path = tracker.log_dir / "12_01_2026_total_tokens.json"
+    path.write_bytes(
+        orjson.dumps(
+            {
+                "date": "12-01-2026",
+                "summary": {},
+                "details": [{"context": "by hand", "input_tokens": 7, "cost_usd": 1}],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    tracker.log_usage("c", "gpt-4o-mini", {"prompt_tokens": 1, "completion_tokens": 0})
+    document = _file(tracker)
+    assert [d["context"] for d in document["details"]] == ["by hand", "c"]
+    assert document["summary"]["total_input_tokens"] == 8
+    assert document["summary"]["total_cost_usd"] == 1.00000015

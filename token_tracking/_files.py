@@ -71,10 +71,11 @@ def days_with_journals(folder: Path) -> Iterator[str]:
         yield journal.name.split(".")[1]
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file and fsync it before returning."""
+def write_durably(path: Path, pieces: list[bytes | bytearray]) -> None:
+    """Write ``pieces`` to a new file and fsync it before returning."""
     with open(path, "wb") as file:
-        file.write(data)
+        for piece in pieces:
+            file.write(piece)
         file.flush()
         os.fsync(file.fileno())
 

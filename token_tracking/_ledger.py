@@ -22,10 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,102 +30,9 @@ import orjson
 from filelock import FileLock, Timeout
 
 from . import _files
+from ._document import Day, LedgerFormatError, load
 
 logger = logging.getLogger("token_tracking")
-
-COST_DECIMALS = 10
-_QUANTUM = Decimal(1).scaleb(-COST_DECIMALS)
-_DUMP = orjson.OPT_INDENT_2
-
-
-class LedgerFormatError(ValueError):
-    """A daily file that is not valid JSON in the ledger's format."""
-
-
-def round_cost(cost: Decimal) -> float:
-    """A cost as written: rounded to ``COST_DECIMALS`` decimals.
-
-    The float prints as the shortest decimal that reads back as itself, so
-    ``0.000135`` stays ``0.000135`` in the file.
-    """
-    return float(cost.quantize(_QUANTUM))
-
-
-@dataclass
-class _Totals:
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal = field(default_factory=Decimal)
-    unpriced: int = 0
-
-    def add(self, details: Iterable[Any]) -> None:
-        for detail in details:
-            if not isinstance(detail, dict):
-                raise LedgerFormatError("a detail is not a JSON object")
-            self.calls += 1
-            self.input_tokens += _tokens(detail, "input_tokens")
-            self.output_tokens += _tokens(detail, "output_tokens")
-            cost = detail.get("cost_usd")
-            if cost is None:
-                self.unpriced += 1
-            elif isinstance(cost, int | float) and not isinstance(cost, bool):
-                # str() gives the decimal that was written, not the binary float.
-                self.cost += Decimal(str(cost))
-            else:
-                raise LedgerFormatError(f"cost_usd is {cost!r}, not a number")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "total_calls": self.calls,
-            "total_input_tokens": self.input_tokens,
-            "total_output_tokens": self.output_tokens,
-            "total_cost_usd": round_cost(self.cost),
-            "currency": "USD",
-            "unpriced_calls": self.unpriced,
-        }
-
-
-def _tokens(detail: dict[str, Any], key: str) -> int:
-    value = detail.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise LedgerFormatError(f"{key} is {value!r}, not a whole number")
-    return value
-
-
-@dataclass
-class _Day:
-    """A day's file as this writer last read or wrote it."""
-
-    day: date
-    details: list[Any] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    totals: _Totals = field(default_factory=_Totals)
-    signature: tuple[int, int, int] | None = None
-
-    def extend(self, records: Iterable[Any]) -> list[Any]:
-        """Add the records whose id is new; return them."""
-        added = []
-        for record in records:
-            record_id = record.get("id") if isinstance(record, dict) else None
-            if record_id is not None:
-                if record_id in self.ids:
-                    continue
-                self.ids.add(record_id)
-            added.append(record)
-        added.sort(key=lambda r: str(r.get("timestamp", "")))
-        self.totals.add(added)
-        self.details.extend(added)
-        return added
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "date": f"{self.day:%d-%m-%Y}",
-            "summary": self.totals.summary(),
-            "details": self.details,
-        }
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -139,20 +43,14 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def parse_file(path: Path, day: date) -> _Day:
-    """Read a daily file; raise ``LedgerFormatError`` if it is not one."""
-    state = _Day(day, signature=_signature(path))
-    if state.signature is None:
-        return state
+def _read(path: Path, day: date, known: Day | None = None) -> Day:
+    """A day's file, or an empty day when there is none yet."""
     try:
-        document = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise LedgerFormatError(f"not valid JSON: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("details"), list):
-        raise LedgerFormatError("no 'details' list at the top level")
-    state.details = document["details"]
-    state.totals.add(state.details)
-    state.ids = {d["id"] for d in state.details if isinstance(d.get("id"), str)}
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Day(day)
+    state = load(raw, day, known)
+    state.signature = _signature(path)
     return state
 
 
@@ -193,7 +91,7 @@ class Ledger:
         self._sealed: dict[date, list[Path]] = {}
         self._numbers = 0
         self._alive: FileLock | None = None
-        self._days: dict[date, _Day] = {}
+        self._days: dict[date, Day] = {}
 
     def append(self, day: date, data: bytes) -> None:
         """Append journal lines for ``day``; raise ``OSError`` on failure."""
@@ -245,22 +143,22 @@ class Ledger:
             records: list[Any] = [r for p in sealed for r in read_journal(p)]
             records += held
             records += [r for p in orphans for r in read_journal(p)]
-            added = state.extend(records)
+            added = state.add(records)
             if added:
                 self._write(state)
             for path in (*sealed, *orphans):
                 path.unlink(missing_ok=True)
         self._sealed.pop(day, None)
         self._bury(orphans)
-        return len(added)
+        return added
 
-    def _load(self, day: date) -> _Day:
+    def _load(self, day: date) -> Day:
         path = self.folder / _files.ledger_name(day)
         cached = self._days.get(day)
         if cached is not None and cached.signature == _signature(path):
             return cached
         try:
-            state = parse_file(path, day)
+            state = _read(path, day, cached)
         except LedgerFormatError as exc:
             stamp = f"{datetime.now():%Y%m%dT%H%M%S%f}"
             aside = path.with_name(f"{path.name}.corrupt-{stamp}")
@@ -272,15 +170,15 @@ class Ledger:
                 exc,
                 aside.name,
             )
-            state = _Day(day)
+            state = Day(day)
         self._days[day] = state
         return state
 
-    def _write(self, state: _Day) -> None:
+    def _write(self, state: Day) -> None:
         path = self.folder / _files.ledger_name(state.day)
         tmp = _files.tmp_path(self.folder, state.day, self.writer)
         try:
-            _files.write_durably(tmp, orjson.dumps(state.document(), option=_DUMP))
+            _files.write_durably(tmp, state.render())
             _files.replace_atomically(tmp, path)
         except BaseException:
             # The cached state is ahead of the file now; read the file again.
@@ -348,11 +246,11 @@ def read_day(folder: Path, day: date) -> dict[str, Any]:
     journals = sorted(folder.glob(_files.journal_glob(day)))
     pending = [r for p in journals for r in _read_quietly(p)]
     try:
-        state = parse_file(folder / _files.ledger_name(day), day)
+        state = _read(folder / _files.ledger_name(day), day)
     except LedgerFormatError as exc:
         logger.warning("daily file for %s is damaged (%s); showing journals", day, exc)
-        state = _Day(day)
-    state.extend(pending)
+        state = Day(day)
+    state.add(pending)
     return state.document()
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -18,7 +19,8 @@ from typing import Any, ClassVar, Self
 
 import orjson
 
-from ._ledger import Ledger, read_day, round_cost
+from ._document import round_cost
+from ._ledger import Ledger, read_day
 from ._pricing import PriceBook
 from ._report import format_report
 from ._usage import Usage
@@ -47,8 +49,9 @@ class TokenTracker:
             that name a deployment.
         prices_file: JSON or TOML prices file; default: ``TOKEN_TRACKING_PRICES``.
         utc: date files and timestamps in UTC instead of local time.
-        flush_interval: seconds between background folds of the journal into
-            the daily file.
+        flush_interval: seconds between background folds of the journals into
+            the daily file; longer on a day so large that a fold takes more
+            than 5% of that time.
         max_held: records kept in memory while the folder cannot be written;
             past that, records are dropped and counted in ``dropped``.
         clock: returns the time of a record; for tests.
@@ -235,8 +238,13 @@ class TokenTracker:
         self._flusher.start()
 
     def _run_flusher(self) -> None:
-        while not self._stop.wait(self.flush_interval):
+        pause = self.flush_interval
+        while not self._stop.wait(pause):
+            started = time.perf_counter()
             self._fold_dirty()
+            # Folding rewrites the day's file: on a large day it waits longer
+            # so that it never takes more than about 5% of the time.
+            pause = max(self.flush_interval, 20 * (time.perf_counter() - started))
 
     def flush(self) -> None:
         """Write every record so far into its daily file."""

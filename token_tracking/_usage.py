@@ -79,6 +79,10 @@ class Usage:
 
 
 def _field(obj: object, name: str) -> Any:
+    # Plain dicts come first: parsed bodies are dicts, and the abstract
+    # Mapping check costs more than the whole lookup.
+    if type(obj) is dict:
+        return obj.get(name, _MISSING)
     if obj is None or obj is _MISSING:
         return _MISSING
     if isinstance(obj, Mapping):
@@ -88,6 +92,8 @@ def _field(obj: object, name: str) -> Any:
 
 def _count(obj: object, name: str, *, required: bool) -> int:
     value = _field(obj, name)
+    if type(value) is int and value >= 0:
+        return value
     if value is _MISSING or value is None:
         if required:
             raise ValueError(f"usage has no {name!r}; expected a token count")
