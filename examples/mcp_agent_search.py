@@ -59,6 +59,8 @@ from mcp_agent.config import (
     SubagentSettings,
     UsageTelemetrySettings,
 )
+from mcp_agent.logging.logger import LoggingConfig
+from mcp_agent.logging.transport import AsyncEventBus
 from mcp_agent.workflows.llm.augmented_llm_openai import (
     OpenAIAugmentedLLM,
     OpenAICompletionTasks,
@@ -122,22 +124,29 @@ def agent_settings(base_url: str, api_key: str, model: str = MODEL) -> Settings:
 async def search(drug: str, questions: list[str], settings: Settings) -> SearchResult:
     """Ask the agent each question in turn, labelling step n of the search."""
     app = SearchApp(name="drug_search", settings=settings)
-    async with app.run():
-        # No MCP servers to keep connected: persistence would only add the
-        # half-second pause of MCPConnectionManager.close() at shutdown.
-        agent = Agent(
-            name="search_agent",
-            instruction=INSTRUCTION,
-            connection_persistence=False,
-            context=app.context,
-        )
-        async with agent:
-            llm = await agent.attach_llm(OpenAIAugmentedLLM)
-            answers = []
-            for step, question in enumerate(questions, start=1):
-                with tracking_context(f"Search Agent - {drug} (Step {step})"):
-                    answers.append(await llm.generate_str(question))
-        counted = await app.context.token_counter.get_summary()
+    try:
+        async with app.run():
+            # No MCP servers to keep connected: persistence would only add the
+            # half-second pause of MCPConnectionManager.close() at shutdown.
+            agent = Agent(
+                name="search_agent",
+                instruction=INSTRUCTION,
+                connection_persistence=False,
+                context=app.context,
+            )
+            async with agent:
+                llm = await agent.attach_llm(OpenAIAugmentedLLM)
+                answers = []
+                for step, question in enumerate(questions, start=1):
+                    with tracking_context(f"Search Agent - {drug} (Step {step})"):
+                        answers.append(await llm.generate_str(question))
+            counted = await app.context.token_counter.get_summary()
+    finally:
+        # mcp_agent's logging bus is process-wide and outlives the app: stop
+        # it in this event loop, or its tasks outlive the loop and hang its
+        # closing, and drop it, as its locks belong to this loop.
+        await LoggingConfig.shutdown()
+        AsyncEventBus.reset()
     return SearchResult(answers, counted.usage.total_tokens)
 
 

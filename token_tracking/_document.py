@@ -31,11 +31,11 @@ from typing import Any
 
 import orjson
 
+from ._pricing import COST_DECIMALS
+
 logger = logging.getLogger("token_tracking")
 
-COST_DECIMALS = 10
 _UNITS = 10**COST_DECIMALS
-_QUANTUM = Decimal(1).scaleb(-COST_DECIMALS)
 
 _OPEN = b',\n  "details": [\n'
 _INDENT = b"    "
@@ -45,15 +45,6 @@ _CLOSE = b"\n  ]\n}\n"
 
 class LedgerFormatError(ValueError):
     """A daily file that is not valid JSON in the ledger's format."""
-
-
-def round_cost(cost: Decimal) -> float:
-    """A cost as written: rounded to ``COST_DECIMALS`` decimals.
-
-    The float prints as the shortest decimal that reads back as itself, so
-    ``0.000135`` stays ``0.000135`` in the file.
-    """
-    return float(cost.quantize(_QUANTUM))
 
 
 @dataclass

@@ -36,7 +36,13 @@ __all__ = ["Price", "PriceBook"]
 logger = logging.getLogger("token_tracking")
 
 PRICES_ENV = "TOKEN_TRACKING_PRICES"
+COST_DECIMALS = 10
+"""Costs are written rounded to this many decimals of a dollar."""
 _MILLION = Decimal(1_000_000)
+_QUANTUM = Decimal(1).scaleb(-COST_DECIMALS)
+# A price per 1M tokens times this is the price of one token in units of
+# 10**-COST_DECIMALS USD.
+_UNITS_PER_TOKEN = Decimal(10) ** (COST_DECIMALS - 6)
 
 # Dated suffixes: "-2024-07-18" (OpenAI), "_2025-12-11" (Azure deployment
 # names), "-0613" / "-0125" (older OpenAI and Azure models).
@@ -89,6 +95,25 @@ class Price:
         return micro / _MILLION
 
 
+def round_cost(cost: Decimal) -> float:
+    """A cost as written: rounded to ``COST_DECIMALS`` decimals.
+
+    The float prints as the shortest decimal that reads back as itself, so
+    ``0.000135`` stays ``0.000135`` in the file.
+    """
+    return float(cost.quantize(_QUANTUM))
+
+
+def _whole_units(price: Price) -> tuple[int, int, int] | None:
+    """A price's rates per token in whole units of 10**-COST_DECIMALS USD,
+    or None when a rate is finer than that."""
+    cached = price.input if price.cached_input is None else price.cached_input
+    rates = [rate * _UNITS_PER_TOKEN for rate in (price.input, cached, price.output)]
+    if any(rate != rate.to_integral_value() for rate in rates):
+        return None
+    return int(rates[0]), int(rates[1]), int(rates[2])
+
+
 _PINNED = {"gpt-4o-mini": Price(Decimal("0.15"), Decimal("0.60"), Decimal("0.075"))}
 
 
@@ -125,6 +150,8 @@ class PriceBook:
         self._deployments.update({_key(d): m for d, m in (deployments or {}).items()})
         self._catalogue = catalogue
         self._cache: dict[str, tuple[str, Price] | None] = {}
+        self._rates: dict[str, tuple[int, int, int] | None] = {}
+        self._deployed: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def resolve(self, model: str) -> str:
@@ -134,7 +161,13 @@ class PriceBook:
 
     def model_for_deployment(self, name: str) -> str | None:
         """The model behind an Azure deployment of the ``deployments`` map."""
-        return self._deployments.get(_key(name))
+        try:
+            return self._deployed[name]
+        except KeyError:
+            found = self._deployments.get(_key(name))
+            with self._lock:
+                self._deployed[name] = found
+            return found
 
     def lookup(self, model: str) -> tuple[str, Price] | None:
         """``(matched model name, price)``, or None for an unknown model."""
@@ -153,6 +186,36 @@ class PriceBook:
             return None
         found = self.lookup(model)
         return None if found is None else found[1].cost(usage)
+
+    def cost_usd(self, model: str | None, usage: Usage) -> float | None:
+        """``cost()`` rounded to ``COST_DECIMALS`` decimals, as written.
+
+        Rates that are whole units of 10**-COST_DECIMALS USD a token (every
+        price with at most four decimals per 1M tokens) are summed as
+        integers: exact, and several times cheaper than Decimal arithmetic.
+        """
+        if not model:
+            return None
+        try:
+            rates = self._rates[model]
+        except KeyError:
+            found = self.lookup(model)
+            rates = None if found is None else _whole_units(found[1])
+            with self._lock:
+                self._rates[model] = rates
+        if rates is None:
+            cost = self.cost(model, usage)
+            return None if cost is None else round_cost(cost)
+        fresh = usage.input_tokens - usage.cached_input_tokens
+        units = (
+            fresh * rates[0]
+            + usage.cached_input_tokens * rates[1]
+            + usage.output_tokens * rates[2]
+        )
+        # Both operands are exact doubles, so the quotient is the double
+        # nearest the exact cost: the same float that round_cost() gives.
+        usd: float = units / 10**COST_DECIMALS
+        return usd
 
     def warm(self) -> None:
         """Start loading the catalogue in the background, so that the first

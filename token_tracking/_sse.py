@@ -48,6 +48,8 @@ class EventStream:
         self._data_size = 0
 
     def feed(self, data: bytes) -> None:
+        if self._whole_event(data):
+            return
         if self._after_cr and data:
             # The previous chunk ended with CR; a LF here finishes that line.
             self._after_cr = False
@@ -77,6 +79,24 @@ class EventStream:
                 self._event = b""
         if rest:
             self._hold(rest)
+
+    def _whole_event(self, data: bytes) -> bool:
+        """Take a chunk that is exactly one ``data:`` line and its blank line,
+        as servers send events, without splitting it into lines."""
+        if (
+            self._line
+            or self._data
+            or self._after_cr
+            or not data.startswith(b"data: ")
+            or not data.endswith(b"\n\n")
+            or data.find(b"\n") != len(data) - 2
+            or b"\r" in data
+            or len(data) > _LINE_CAP
+        ):
+            return False
+        self._data = [data[:-2]]
+        self._dispatch()
+        return True
 
     def finish(self) -> None:
         # A body cut short loses its last blank line; an event that is whole

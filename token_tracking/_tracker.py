@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Self
 
 import orjson
 
-from ._document import round_cost
 from ._ledger import Ledger, read_day
 from ._pricing import PriceBook
 from ._report import format_report
@@ -161,6 +160,7 @@ class TokenTracker:
             extra = {"deployment": model, **(extra or {})}
             model = deployed
         record = self._build(now, context, model, usage)
+        record["id"] = f"{self._ledger.writer}-{next(self._ids)}"
         if extra:
             record.update((k, v) for k, v in extra.items() if k not in record)
         self._journal(now.date(), record)
@@ -181,28 +181,32 @@ class TokenTracker:
         model: str | None,
         usage: Usage | None,
     ) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "timestamp": now.replace(tzinfo=None).isoformat(timespec="seconds"),
+        timestamp = now.replace(tzinfo=None).isoformat(timespec="seconds")
+        if usage is None:
+            return {
+                "timestamp": timestamp,
+                "context": context,
+                "model": model,
+                "input_tokens": None,
+                "output_tokens": None,
+                "total_tokens": None,
+                "cost_usd": None,
+                "usage_missing": True,
+            }
+        cost = self.prices.cost_usd(model, usage)
+        if cost is None and model:
+            _warn_unpriced(model)
+        return {
+            "timestamp": timestamp,
             "context": context,
             "model": model,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+            "cost_usd": cost,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
         }
-        if usage is None:
-            record.update(input_tokens=None, output_tokens=None, total_tokens=None)
-            record.update(cost_usd=None, usage_missing=True)
-        else:
-            cost = self.prices.cost(model, usage)
-            if cost is None and model:
-                _warn_unpriced(model)
-            record.update(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                total_tokens=usage.total_tokens,
-                cost_usd=None if cost is None else round_cost(cost),
-                cached_input_tokens=usage.cached_input_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-            )
-        record["id"] = f"{self._ledger.writer}-{next(self._ids)}"
-        return record
 
     def _journal(self, day: date, record: dict[str, Any]) -> None:
         line = orjson.dumps(record) + b"\n"
