@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Self
 
 import httpx2
 
@@ -160,7 +160,29 @@ class _AsyncCore(_Core):
         await self.next_transport.aclose()
 
 
-class TrackingTransport:
+class _ChoosesFlavour:
+    """Makes ``PublicClass(transport)`` an instance of the subclass of the
+    transport's flavour; subclasses are built as usual."""
+
+    next_transport: Any
+    tracker: TokenTracker | None
+    include_usage: bool
+
+    def __new__(
+        cls,
+        transport: Any = None,
+        *,
+        tracker: TokenTracker | None = None,
+        include_usage: bool = False,
+    ) -> Self:
+        chosen = cls
+        if "_public" in cls.__dict__:
+            chosen = getattr(_flavour(transport), cls.__name__)
+        # Python then runs the chosen class's __init__ with the same arguments.
+        return super().__new__(chosen)
+
+
+class TrackingTransport(_ChoosesFlavour):
     """A sync transport that records the usage of every OpenAI call it carries.
 
     Args:
@@ -177,42 +199,13 @@ class TrackingTransport:
     a client drops the client's own limits, proxies and redirect settings.
     """
 
-    next_transport: Any
-    tracker: TokenTracker | None
-    include_usage: bool
-
-    def __new__(
-        cls,
-        transport: Any = None,
-        *,
-        tracker: TokenTracker | None = None,
-        include_usage: bool = False,
-    ) -> TrackingTransport:
-        chosen = cls
-        if cls is TrackingTransport:
-            chosen = _flavour(transport).TrackingTransport
-        # Python then runs the chosen class's __init__ with the same arguments.
-        return super().__new__(chosen)
+    _public = True
 
 
-class AsyncTrackingTransport:
+class AsyncTrackingTransport(_ChoosesFlavour):
     """The async twin of ``TrackingTransport``, for ``AsyncOpenAI`` clients."""
 
-    next_transport: Any
-    tracker: TokenTracker | None
-    include_usage: bool
-
-    def __new__(
-        cls,
-        transport: Any = None,
-        *,
-        tracker: TokenTracker | None = None,
-        include_usage: bool = False,
-    ) -> AsyncTrackingTransport:
-        chosen = cls
-        if cls is AsyncTrackingTransport:
-            chosen = _flavour(transport).AsyncTrackingTransport
-        return super().__new__(chosen)
+    _public = True
 
 
 class _Httpx2SyncTee(_SyncTee, httpx2.SyncByteStream):
