@@ -162,7 +162,9 @@ class TokenTracker:
         record = self._build(now, context, model, usage)
         record["id"] = f"{self._ledger.writer}-{next(self._ids)}"
         if extra:
-            record.update((k, v) for k, v in extra.items() if k not in record)
+            for key, value in extra.items():
+                if key not in record:
+                    record[key] = value
         self._journal(now.date(), record)
         logger.debug(
             "recorded %s: model %s, %s input and %s output tokens, cost %s",
@@ -181,7 +183,9 @@ class TokenTracker:
         model: str | None,
         usage: Usage | None,
     ) -> dict[str, Any]:
-        timestamp = now.replace(tzinfo=None).isoformat(timespec="seconds")
+        if now.tzinfo is not None:
+            now = now.replace(tzinfo=None)
+        timestamp = now.isoformat(timespec="seconds")
         if usage is None:
             return {
                 "timestamp": timestamp,

@@ -42,6 +42,10 @@ class Usage:
         Raises ``TypeError`` for anything that is neither, and ``ValueError``
         for counts that are missing, not integers, or negative.
         """
+        if type(usage) is dict:
+            parsed = _plain(usage)
+            if parsed is not None:
+                return parsed
         if isinstance(usage, Usage):
             return usage
         if usage is None or isinstance(usage, str | bytes | int | float):
@@ -76,6 +80,34 @@ class Usage:
             cached_input_tokens=cached,
             reasoning_tokens=reasoning,
         )
+
+
+def _plain(usage: dict[str, Any]) -> Usage | None:
+    """The usual dict of either shape, read without the general checks;
+    None for anything unusual, which ``Usage.parse`` then explains."""
+    if "input_tokens" in usage:
+        tokens_in, tokens_out = usage["input_tokens"], usage.get("output_tokens", 0)
+        cached_in = usage.get("input_tokens_details")
+        reasoning_in = usage.get("output_tokens_details")
+    else:
+        tokens_in = usage.get("prompt_tokens")
+        tokens_out = usage.get("completion_tokens", 0)
+        cached_in = usage.get("prompt_tokens_details")
+        reasoning_in = usage.get("completion_tokens_details")
+    total = usage.get("total_tokens", 0)
+    cached = cached_in.get("cached_tokens", 0) if type(cached_in) is dict else 0
+    reasoning = (
+        reasoning_in.get("reasoning_tokens", 0) if type(reasoning_in) is dict else 0
+    )
+    counts = (tokens_in, tokens_out, total, cached, reasoning)
+    if cached_in is not None and type(cached_in) is not dict:
+        return None
+    if reasoning_in is not None and type(reasoning_in) is not dict:
+        return None
+    if any(type(n) is not int or n < 0 for n in counts) or cached > tokens_in:
+        return None
+    total = total or tokens_in + tokens_out
+    return Usage(tokens_in, tokens_out, total, cached, reasoning)
 
 
 def _field(obj: object, name: str) -> Any:
