@@ -7,6 +7,7 @@ import logging
 import os
 import types
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +319,29 @@ def test_a_log_dir_under_a_regular_file_holds_records_with_one_error(
     assert [d["response_id"] for d in recovered["details"]] == returned
     assert len(messages(caplog, logging.ERROR)) == 1
     assert any("works again" in w for w in messages(caplog, logging.WARNING))
+
+
+def test_a_journal_left_on_an_earlier_day_is_folded_by_the_next_writer(
+    tmp_path: Path,
+) -> None:
+    # A process killed before midnight left this journal; nobody writes to
+    # that day any more, so the next writer to start must fold it.
+    earlier = tmp_path / ".11_01_2026_total_tokens.dead-00000000.1.journal"
+    record = {
+        "timestamp": "2026-01-11T23:59:59",
+        "context": "last call of the day",
+        "model": "gpt-4o-mini",
+        "input_tokens": 500,
+        "output_tokens": 100,
+        "total_tokens": 600,
+        "cost_usd": 0.000135,
+        "id": "dead-00000000-1",
+    }
+    earlier.write_bytes(orjson.dumps(record) + b"\n")
+
+    with TokenTracker(tmp_path, clock=lambda: datetime(2026, 1, 12, 9, 0)) as tracker:
+        tracker.log_usage("today", "gpt-4o-mini", {"prompt_tokens": 1})
+
+    document = orjson.loads((tmp_path / "11_01_2026_total_tokens.json").read_bytes())
+    assert [d["id"] for d in document["details"]] == ["dead-00000000-1"]
+    assert not earlier.exists()

@@ -20,8 +20,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 _SUFFIX = "_total_tokens"
@@ -65,10 +64,14 @@ def alive_path(folder: Path, writer: str) -> Path:
     return folder / f".token_tracking.{writer}.alive"
 
 
-def days_with_journals(folder: Path) -> Iterator[str]:
-    """The stems of the days that have journals in ``folder``."""
+def days_with_journals(folder: Path) -> set[date]:
+    """The days that have journals in ``folder``."""
+    days = set()
     for journal in folder.glob(f".*{_SUFFIX}.*.journal"):
-        yield journal.name.split(".")[1]
+        stem = journal.name.split(".")[1].removesuffix(_SUFFIX)
+        with contextlib.suppress(ValueError):
+            days.add(datetime.strptime(stem, "%d_%m_%Y").date())
+    return days
 
 
 def write_durably(path: Path, pieces: list[bytes | bytearray]) -> None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Self
 
 import orjson
 
+from ._files import days_with_journals
 from ._ledger import Ledger, read_day
 from ._pricing import PriceBook
 from ._report import format_report
@@ -239,6 +240,10 @@ class TokenTracker:
         self._held.setdefault(day, []).append(record)
 
     def _start_flusher(self) -> None:
+        # Journals that a process killed on an earlier day left behind are
+        # folded by the next writer to start, whatever day it writes to.
+        with contextlib.suppress(OSError):
+            self._dirty.update(days_with_journals(self.log_dir))
         self._stop.clear()
         self._flusher = threading.Thread(
             target=self._run_flusher, name="token_tracking-flush", daemon=True
