@@ -15,14 +15,12 @@ to ``$TOKEN_TRACKING_DIR``, or ``./logs/trace_token_openai``::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import Iterator
 
 from openai import AsyncAzureOpenAI, DefaultAsyncHttpxClient
 
 from token_tracking import TokenTracker, track, tracking_context
-from token_tracking.testing import StandInServer
+from token_tracking.testing import azure_or_stand_in
 
 API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2024-10-21")
 DEPLOYMENT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
@@ -32,19 +30,6 @@ QUESTIONS = [
     f"What are the side effects of {DRUG}?",
     f"Which medicines interact with {DRUG}?",
 ]
-
-
-@contextlib.contextmanager
-def azure_credentials() -> Iterator[tuple[str, str]]:
-    """Your endpoint and key, or those of a stand-in that lives for the block."""
-    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
-    key = os.environ.get("AZURE_OPENAI_API_KEY")
-    if endpoint and key:
-        yield endpoint, key
-        return
-    with StandInServer() as server:
-        print(f"No Azure credentials set: using a stand-in at {server.azure_endpoint}")
-        yield server.azure_endpoint, "stand-in-key"
 
 
 async def search(endpoint: str, key: str, tracker: TokenTracker) -> list[str]:
@@ -71,7 +56,7 @@ async def search(endpoint: str, key: str, tracker: TokenTracker) -> list[str]:
 
 def main(tracker: TokenTracker | None = None) -> None:
     tracker = tracker or TokenTracker.default()
-    with azure_credentials() as (endpoint, key):
+    with azure_or_stand_in() as (endpoint, key):
         for answer in asyncio.run(search(endpoint, key, tracker)):
             print(answer)
 

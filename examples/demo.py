@@ -14,10 +14,8 @@ and ``AZURE_OPENAI_EMBEDDING_DEPLOYMENT``, defaults ``gpt-4o-mini`` and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from openai import (
@@ -28,7 +26,7 @@ from openai import (
 )
 
 from token_tracking import TokenTracker, track, tracking_context
-from token_tracking.testing import StandInServer
+from token_tracking.testing import azure_or_stand_in
 
 API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2025-03-01-preview")
 CHAT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
@@ -36,20 +34,6 @@ EMBEDDING = os.environ.get(
     "AZURE_OPENAI_EMBEDDING_DEPLOYMENT", "text-embedding-3-small"
 )
 DRUG = "Ludox 200mg"
-
-
-@contextlib.contextmanager
-def azure_credentials() -> Iterator[tuple[str, str]]:
-    """The real endpoint and key when set, else a local stand-in's."""
-    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
-    key = os.environ.get("AZURE_OPENAI_API_KEY")
-    if endpoint and key:
-        print(f"Talking to Azure OpenAI at {endpoint}")
-        yield endpoint, key
-        return
-    with StandInServer(chunk_delay=0.01) as server:
-        print(f"No Azure credentials: using a stand-in at {server.azure_endpoint}")
-        yield server.azure_endpoint, "stand-in-key"
 
 
 def search_steps(client: AzureOpenAI, tracker: TokenTracker) -> None:
@@ -99,7 +83,10 @@ def main() -> None:
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     log_dir = Path(os.environ.get("TOKEN_TRACKING_DIR", "logs/trace_token_openai"))
-    with azure_credentials() as (endpoint, key), TokenTracker(log_dir) as tracker:
+    with (
+        azure_or_stand_in(chunk_delay=0.01) as (endpoint, key),
+        TokenTracker(log_dir) as tracker,
+    ):
         client = AzureOpenAI(
             azure_endpoint=endpoint,
             api_key=key,

@@ -74,7 +74,7 @@ from token_tracking import (
     tracking_context,
     uninstrument,
 )
-from token_tracking.testing import StandInServer
+from token_tracking.testing import azure_or_stand_in
 
 MODEL = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
 INSTRUCTION = "You answer questions about medicines from their leaflets, briefly."
@@ -179,19 +179,6 @@ def _with_tracked_client(
     return run
 
 
-@contextlib.contextmanager
-def openai_base_url() -> Iterator[tuple[str, str]]:
-    """Azure's OpenAI-compatible URL and key, or a stand-in's for the block."""
-    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
-    key = os.environ.get("AZURE_OPENAI_API_KEY")
-    if endpoint and key:
-        yield f"{endpoint.rstrip('/')}/openai/v1/", key
-        return
-    with StandInServer() as server:
-        print(f"No Azure credentials set: using a stand-in at {server.azure_endpoint}")
-        yield server.azure_v1_base_url, "stand-in-key"
-
-
 async def both_ways(settings: Settings, tracker: TokenTracker) -> None:
     instrument(tracker=tracker)
     try:
@@ -218,7 +205,9 @@ async def both_ways(settings: Settings, tracker: TokenTracker) -> None:
 
 def main(tracker: TokenTracker | None = None) -> None:
     tracker = tracker or TokenTracker.default()
-    with openai_base_url() as (base_url, key):
+    with azure_or_stand_in() as (endpoint, key):
+        # Azure's OpenAI-compatible API, which mcp_agent's OpenAI client speaks.
+        base_url = f"{endpoint.rstrip('/')}/openai/v1/"
         asyncio.run(both_ways(agent_settings(base_url, key), tracker))
 
     print(tracker.report())

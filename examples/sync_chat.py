@@ -10,31 +10,16 @@ to ``$TOKEN_TRACKING_DIR``, or ``./logs/trace_token_openai``::
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 from openai import AzureOpenAI, DefaultHttpxClient
 
 from token_tracking import TokenTracker, track, tracking_context
-from token_tracking.testing import StandInServer
+from token_tracking.testing import azure_or_stand_in
 
 API_VERSION = os.environ.get("AZURE_OPENAI_API_VERSION", "2024-10-21")
 DEPLOYMENT = os.environ.get("AZURE_OPENAI_DEPLOYMENT", "gpt-4o-mini")
 DRUG = "Ludox 200mg"
-
-
-@contextlib.contextmanager
-def azure_credentials() -> Iterator[tuple[str, str]]:
-    """Your endpoint and key, or those of a stand-in that lives for the block."""
-    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
-    key = os.environ.get("AZURE_OPENAI_API_KEY")
-    if endpoint and key:
-        yield endpoint, key
-        return
-    with StandInServer() as server:
-        print(f"No Azure credentials set: using a stand-in at {server.azure_endpoint}")
-        yield server.azure_endpoint, "stand-in-key"
 
 
 def ask(client: AzureOpenAI, question: str) -> str:
@@ -46,7 +31,7 @@ def ask(client: AzureOpenAI, question: str) -> str:
 
 def main(tracker: TokenTracker | None = None) -> None:
     tracker = tracker or TokenTracker.default()
-    with azure_credentials() as (endpoint, key):
+    with azure_or_stand_in() as (endpoint, key):
         client = AzureOpenAI(
             azure_endpoint=endpoint,
             api_key=key,

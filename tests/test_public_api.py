@@ -34,7 +34,7 @@ def test_exported_members_are_the_contract() -> None:
 
 
 def test_testing_module_exports_the_stand_in() -> None:
-    assert "StandInServer" in token_tracking.testing.__all__
+    assert {"StandInServer", "azure_or_stand_in"} <= set(token_tracking.testing.__all__)
 
 
 def test_cli_prints_the_day(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from openai.types.chat import (
 )
 from openai.types.responses import Response, ResponseCompletedEvent
 
-from token_tracking.testing import DEFAULT_REPLY, StandInServer
+from token_tracking.testing import DEFAULT_REPLY, StandInServer, azure_or_stand_in
 
 API_VERSION = "2024-10-21"
 # Four tokens for the message and five for its words.
@@ -405,3 +405,21 @@ def test_fail_next_rejects_success_statuses() -> None:
         server.fail_next(200)
     with pytest.raises(RuntimeError, match="start"):
         _ = server.base_url
+
+
+def test_azure_or_stand_in_prefers_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://mine.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "secret")
+    with azure_or_stand_in() as found:
+        assert found == ("https://mine.openai.azure.com", "secret")
+
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY")
+    with azure_or_stand_in() as (endpoint, key):
+        assert endpoint.startswith("http://127.0.0.1:")
+        reply = httpx2.post(
+            f"{endpoint}/openai/deployments/gpt-4o-mini/chat/completions",
+            json={"messages": HELLO},
+        )
+        assert reply.status_code == 200 and key == "stand-in-key"

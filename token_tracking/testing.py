@@ -54,12 +54,13 @@ Limitations: one choice per request whatever ``n`` says, no tools, no
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -90,6 +91,7 @@ __all__ = [
     "MESSAGE_OVERHEAD",
     "REASONING_TOKENS",
     "StandInServer",
+    "azure_or_stand_in",
 ]
 
 
@@ -328,3 +330,21 @@ class StandInServer:
         failure = _Failure(status, body, retry_after)
         with self._state.lock:
             self._state.failures.extend([failure] * times)
+
+
+@contextlib.contextmanager
+def azure_or_stand_in(*, chunk_delay: float = 0.0) -> Iterator[tuple[str, str]]:
+    """``(endpoint, key)`` of your Azure OpenAI resource, from
+    ``AZURE_OPENAI_ENDPOINT`` and ``AZURE_OPENAI_API_KEY``, or of a
+    ``StandInServer`` that runs for the block when either is unset::
+
+        with azure_or_stand_in() as (endpoint, key):
+            client = AzureOpenAI(azure_endpoint=endpoint, api_key=key, ...)
+    """
+    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
+    key = os.environ.get("AZURE_OPENAI_API_KEY")
+    if endpoint and key:
+        yield endpoint, key
+        return
+    with StandInServer(chunk_delay=chunk_delay) as server:
+        yield server.azure_endpoint, "stand-in-key"
